@@ -129,8 +129,10 @@ class HumanitecClient:
         self.base_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retries_used = 0
+        # Passed with each request: a Session-level verify=False loses to REQUESTS_CA_BUNDLE.
+        # None lets requests use REQUESTS_CA_BUNDLE or its own bundle.
+        self.verify = None if validate_certs else False
         self.session = requests.Session()
-        self.session.verify = validate_certs
         self.session.headers.update(
             {
                 "Authorization": f"Bearer {token}",
@@ -151,7 +153,7 @@ class HumanitecClient:
         """
         try:
             response = self.session.request(
-                method, self.base_url + path, json=body, timeout=self.timeout
+                method, self.base_url + path, json=body, timeout=self.timeout, verify=self.verify
             )
         except requests.exceptions.RequestException as error:
             raise HumanitecApiError(
