@@ -17,6 +17,7 @@ REQUESTS_IMPORT_ERROR: str | None
 try:
     import requests
     from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import InvalidHeader
     from urllib3.util.retry import Retry
 except ImportError:
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
@@ -66,7 +67,11 @@ class _BackoffRetry(Retry):
         return wait * random.uniform(0.75, 1.25)
 
     def get_retry_after(self, response) -> float | None:
-        seconds = super().get_retry_after(response)
+        try:
+            seconds = super().get_retry_after(response)
+        except InvalidHeader:
+            # A malformed Retry-After must not turn a retryable answer into a failure.
+            return None
         if seconds is None:
             return None
         return min(max(seconds, 0.0), RETRY_AFTER_MAX_WAIT)
@@ -146,10 +151,18 @@ class HumanitecClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
-    def request(self, method: str, path: str, body: dict | None = None, allow_404: bool = False):
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        allow_404: bool = False,
+        expect: type | None = None,
+    ):
         """Send one request (retried as the policy says) and return the decoded JSON body.
 
-        Returns None for 204, and for 404 when allow_404 is set. Raises HumanitecApiError.
+        Returns None for 204, and for 404 when allow_404 is set. With `expect` (dict or list),
+        a body of another shape is an error too. Raises HumanitecApiError.
         """
         try:
             response = self.session.request(
@@ -171,14 +184,30 @@ class HumanitecClient:
         if response.status_code == 204:
             return None
         try:
-            return response.json()
+            data = response.json()
         except ValueError:
             raise HumanitecApiError(
                 method, path, response.status_code, "the answer is not valid JSON"
             ) from None
+        if expect is not None and not _has_shape(data, expect):
+            raise HumanitecApiError(
+                method, path, response.status_code, f"the answer is not {SHAPE_NAMES[expect]}"
+            )
+        return data
 
     def close(self) -> None:
         self.session.close()
+
+
+# A proxy or a broken deployment can answer 200 with JSON of another shape; the modules
+# would otherwise fail on it with a Python error instead of a message.
+SHAPE_NAMES = {dict: "a JSON object", list: "a JSON array of objects"}
+
+
+def _has_shape(data, expect: type) -> bool:
+    if expect is list:
+        return isinstance(data, list) and all(isinstance(item, dict) for item in data)
+    return isinstance(data, expect)
 
 
 def _retries_of(response) -> int:
@@ -201,19 +230,21 @@ class RegistriesApi:
         return f"{path}/creds" if creds else path
 
     def list(self) -> list:
-        return self.client.request("GET", self.path_of())
+        return self.client.request("GET", self.path_of(), expect=list)
 
     def get(self, registry_id: str) -> dict | None:
-        return self.client.request("GET", self.path_of(registry_id), allow_404=True)
+        return self.client.request("GET", self.path_of(registry_id), allow_404=True, expect=dict)
 
     def get_creds(self, registry_id: str) -> dict | None:
-        return self.client.request("GET", self.path_of(registry_id, creds=True), allow_404=True)
+        path = self.path_of(registry_id, creds=True)
+        return self.client.request("GET", path, allow_404=True, expect=dict)
 
     def create(self, record: dict) -> dict:
-        return self.client.request("POST", self.path_of(), body=record)
+        return self.client.request("POST", self.path_of(), body=record, expect=dict)
 
     def update(self, registry_id: str, record: dict) -> dict:
-        return self.client.request("PATCH", self.path_of(registry_id), body=record)
+        path = self.path_of(registry_id)
+        return self.client.request("PATCH", path, body=record, expect=dict)
 
     def delete(self, registry_id: str) -> bool:
         """Delete a registry; False when it was already gone."""

@@ -15,7 +15,7 @@ description:
     Options left out keep the value the record has.
   - Credentials are compared with those the API holds without ever being shown.
 author:
-  - Humanitec Platform collection maintainers
+  - Humanitec Platform collection maintainers (@humanitec)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - humanitec.platform.connection
@@ -24,7 +24,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Nothing is written. RV(changed) and RV(registry) are what a real run would give,
+      - Nothing is written. RV(ignore:changed) and RV(registry) are what a real run would give,
         except that a registry about to be created has no RV(registry.created_at) and
         RV(registry.created_by) yet.
   diff_mode:
@@ -226,7 +226,7 @@ registry:
     - The registry record after the task (in check mode, as it would be).
     - Never holds credentials.
     - V({}) when the registry is absent.
-  returned: always
+  returned: success
   type: dict
   contains:
     id:

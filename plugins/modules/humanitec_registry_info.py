@@ -13,7 +13,7 @@ description:
   - Lists the registry records of a Humanitec organization, or loads one of them.
   - Optionally reads each registry's credentials from the API's creds endpoint.
 author:
-  - Humanitec Platform collection maintainers
+  - Humanitec Platform collection maintainers (@humanitec)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - humanitec.platform.connection
@@ -40,7 +40,8 @@ options:
         RV(registries[].creds).
       - This costs one more request per registry; they are sent a few at a time over the same
         connections.
-      - The result then holds passwords and tokens. Set C(no_log: true) on such a task and keep
+      - >-
+        The result then holds passwords and tokens. Set C(no_log: true) on such a task and keep
         what it registers out of logs.
     type: bool
     default: false

@@ -621,7 +621,7 @@ class Emulator:
         self.stats = Stats()
 
     def check_auth(self, authorization: str | None) -> None:
-        scheme, _, credential = (authorization or "").strip().partition(" ")
+        scheme, _space, credential = (authorization or "").strip().partition(" ")
         given = credential.strip().encode("utf-8")
         # compare_digest: constant time, so the token cannot be guessed byte by byte.
         if scheme.lower() != "bearer" or not hmac.compare_digest(given, self._token):
@@ -966,6 +966,9 @@ class EmulatorServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops connections when more clients connect at
+    # once; the client only sees them a SYN retransmit (1 s or more) later, or times out.
+    request_queue_size = 128
 
     def __init__(self, emulator: Emulator, port: int, tls: ssl.SSLContext | None) -> None:
         self.emulator = emulator

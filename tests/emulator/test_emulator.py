@@ -209,7 +209,7 @@ def test_prints_url_and_writes_url_file(spawn: Spawn, tmp_path: Path) -> None:
 def test_http11_keep_alive_and_content_length(emu: EmulatorProcess) -> None:
     connection = http.client.HTTPConnection(*emu.address, timeout=5)
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    for _ in range(2):
+    for _attempt in range(2):
         connection.request("GET", REGISTRIES, headers=auth)
         response = connection.getresponse()
         payload = response.read()
@@ -592,7 +592,7 @@ def test_faults_match_by_method_and_path_in_fifo_order(emu: EmulatorProcess) -> 
     ]
     assert emu.api("GET", REGISTRIES).status_code == 502
     creds = f"{REGISTRIES}/humanitec/creds"
-    assert [emu.api("GET", creds).status_code for _ in range(3)] == [500, 500, 200]
+    assert [emu.api("GET", creds).status_code for _attempt in range(3)] == [500, 500, 200]
     assert emu.api("POST", REGISTRIES, json=body()).status_code == 429
     assert emu.hook("GET", "faults").json() == []
     assert emu.api("POST", REGISTRIES, json=body()).status_code == 201
@@ -696,7 +696,7 @@ def test_request_log(emu: EmulatorProcess) -> None:
 
 def test_stats_count_connections_and_requests(emu: EmulatorProcess) -> None:
     with requests.Session() as session:
-        for _ in range(2):
+        for _attempt in range(2):
             assert emu.api("GET", REGISTRIES, session=session).status_code == 200
     stats = emu.hook("GET", "stats").json()
     assert (stats["connections"], stats["requests"]) == (1, 2)
@@ -888,7 +888,7 @@ def test_tls(spawn: Spawn, tmp_path: Path) -> None:
     assert re.fullmatch(r"https://127\.0\.0\.1:[0-9]+", emulator.url)
     # verify= per request: REQUESTS_CA_BUNDLE in the environment would override session.verify.
     with requests.Session() as session:
-        for _ in range(2):
+        for _attempt in range(2):
             response = emulator.api("GET", REGISTRIES, session=session, verify=str(cert))
             assert response.json() == [BUILTIN]
     assert emulator.hook("GET", "stats", verify=str(cert)).json()["connections"] == 1
