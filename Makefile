@@ -16,7 +16,7 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 export PYTHON := $(PY)
 
-.PHONY: help venv collection demo test lint unit system
+.PHONY: help venv collection demo test lint emulator-test system
 help:
 	@echo "make demo   run the demo playbook against the local API emulator"
 	@echo "make test   run every check CI runs"
@@ -39,13 +39,16 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: collection
-	$(BIN)/pytest tests/unit tests/emulator -q
+# The emulator's own tests, including its contract test against the published API document.
+emulator-test: venv
+	$(BIN)/pytest tests/emulator -q
 
+# Real ansible-playbook runs against the emulator; a file's tests share one worker.
 system: collection
-	$(BIN)/pytest tests/system -q -n 2
+	$(BIN)/pytest tests/system -q -n 2 --dist loadfile
 
-test: lint unit system quality
+# Unit tests of module_utils run inside `quality`, through ansible-test units.
+test: lint emulator-test system integration molecule quality
 
 # The role's molecule scenarios (extensions/molecule), each against its own API emulator.
 # molecule finds collection scenarios from the collection root, where galaxy.yml is.
@@ -163,3 +166,20 @@ galaxy-importer: package
 release: collection
 	$(BIN)/antsibull-changelog release
 	$(MAKE) --no-print-directory docs
+
+# The reliability and security suite (tests/reliability): faults at every request step,
+# concurrent runs, invalid inputs, secrets in outputs, TLS, and the emulator under load.
+# Then a table of what the tests measured, built from the outcomes they recorded.
+RELIABILITY_OUTCOMES := $(abspath .cache/reliability/outcomes.jsonl)
+.PHONY: reliability
+reliability: collection
+	status=0; RELIABILITY_OUTCOMES=$(RELIABILITY_OUTCOMES) \
+		$(BIN)/pytest tests/reliability -q -n 2 -p no:logging || status=$$?; \
+	$(PY) tests/reliability/summary.py $(RELIABILITY_OUTCOMES) || status=1; exit $$status
+
+# Every playbook and command in README.md and docs/*.md, run against the API emulator in the
+# order a reader follows them (tests/docs), and the AWX pieces: the credential type and an
+# execution environment built with ansible-builder (tests/awx).
+.PHONY: docs-test
+docs-test: collection
+	$(BIN)/pytest tests/docs tests/awx -q

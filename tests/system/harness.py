@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -181,6 +182,30 @@ def playbook_with_results(tasks: list[dict], results_file: Path, play_vars: dict
     ]
 
 
+def run_ansible(command: list[str], env: dict) -> PlaybookRun:
+    """Run an ansible command line (ansible, ansible-playbook, ...) from the venv, bounded."""
+    completed = subprocess.run(
+        [str(BIN_DIR / command[0]), *command[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PLAYBOOK_TIMEOUT,
+        check=False,
+    )
+    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr)
+
+
+RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)")
+
+
+def recap(run: PlaybookRun) -> dict:
+    """The ok, changed and failed counts of the play recap for localhost."""
+    match = RECAP.search(run.stdout)
+    assert match, run.output
+    ok, changed, failed = (int(group) for group in match.groups())
+    return {"ok": ok, "changed": changed, "failed": failed}
+
+
 def run_tasks(
     emulator: Emulator | None,
     tasks: list[dict],
@@ -196,29 +221,18 @@ def run_tasks(
         playbook.write_text(
             yaml.safe_dump(playbook_with_results(tasks, results_file, play_vars or {}))
         )
-        completed = subprocess.run(
-            [str(BIN_DIR / "ansible-playbook"), "-i", "localhost,", str(playbook), *args],
-            env={**ansible_env(emulator), **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=PLAYBOOK_TIMEOUT,
-            check=False,
+        run = run_ansible(
+            ["ansible-playbook", "-i", "localhost,", str(playbook), *args],
+            {**ansible_env(emulator), **(env or {})},
         )
-        results = json.loads(results_file.read_text()) if results_file.exists() else []
-    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr, results)
+        if results_file.exists():
+            run.results = json.loads(results_file.read_text())
+    return run
 
 
 def run_adhoc(emulator: Emulator | None, module: str, module_args: str = "", **env) -> PlaybookRun:
     """`ansible localhost -m <module>` with the connection taken from the environment."""
-    command = [str(BIN_DIR / "ansible"), "localhost", "-m", module, "-o"]
+    command = ["ansible", "localhost", "-m", module, "-o"]
     if module_args:
         command += ["-a", module_args]
-    completed = subprocess.run(
-        command,
-        env=ansible_env(emulator, **env),
-        capture_output=True,
-        text=True,
-        timeout=PLAYBOOK_TIMEOUT,
-        check=False,
-    )
-    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr)
+    return run_ansible(command, ansible_env(emulator, **env))

@@ -10,7 +10,6 @@ the emulator's request log after every task to tell which requests each task sen
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -18,14 +17,13 @@ import pytest
 import yaml
 from harness import (
     API_TOKEN,
-    BIN_DIR,
     ORG_ID,
-    PLAYBOOK_TIMEOUT,
     Emulator,
     PlaybookRun,
     ansible_env,
     playbook_with_results,
     run_adhoc,
+    run_ansible,
 )
 
 INFO = "humanitec.platform.humanitec_registry_info"
@@ -143,16 +141,10 @@ def run_play(emulator: Emulator, tasks: list[dict], module_defaults: dict, env: 
         plays[0]["module_defaults"] = module_defaults
         playbook = Path(workdir) / "play.yml"
         playbook.write_text(yaml.safe_dump(plays))
-        completed = subprocess.run(
-            [str(BIN_DIR / "ansible-playbook"), "-i", "localhost,", str(playbook)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=PLAYBOOK_TIMEOUT,
-            check=False,
-        )
-        results = json.loads(results_file.read_text()) if results_file.exists() else []
-    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr, results)
+        run = run_ansible(["ansible-playbook", "-i", "localhost,", str(playbook)], env)
+        if results_file.exists():
+            run.results = json.loads(results_file.read_text())
+    return run
 
 
 def adhoc_result(run: PlaybookRun) -> dict:

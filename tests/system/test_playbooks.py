@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,8 @@ from harness import (
     Emulator,
     PlaybookRun,
     ansible_env,
+    recap,
+    run_ansible,
 )
 
 ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -27,27 +28,13 @@ ECR_SECRET = "ecr-secret-9d41c2-playbook-test"
 OLD_PASSWORD = "old-pass-51aa07-playbook-test"
 NEW_PASSWORD = "new-pass-c3e88f-playbook-test"
 VAULT_PASSWORD = "vault-pass-for-the-test"
-RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)")
 
 
 def run_playbook(emulator: Emulator, name: str, *args: str) -> PlaybookRun:
     """`ansible-playbook humanitec.platform.<name>`, as a user runs a collection playbook."""
-    completed = subprocess.run(
-        [str(BIN_DIR / "ansible-playbook"), f"humanitec.platform.{name}", *args],
-        env=ansible_env(emulator),
-        capture_output=True,
-        text=True,
-        timeout=PLAYBOOK_TIMEOUT,
-        check=False,
+    return run_ansible(
+        ["ansible-playbook", f"humanitec.platform.{name}", *args], ansible_env(emulator)
     )
-    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr)
-
-
-def recap(run: PlaybookRun) -> dict:
-    match = RECAP.search(run.stdout)
-    assert match, run.output
-    ok, changed, failed = (int(group) for group in match.groups())
-    return {"ok": ok, "changed": changed, "failed": failed}
 
 
 def vaulted_vars(tmp_path: Path, variables: dict) -> list[str]:

@@ -5,18 +5,22 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
-from harness import API_TOKEN, BIN_DIR, PLAYBOOK_TIMEOUT, Emulator, PlaybookRun, ansible_env
+from harness import (
+    API_TOKEN,
+    Emulator,
+    PlaybookRun,
+    ansible_env,
+    recap,
+    run_ansible,
+)
 
 HARBOR_PASSWORD = "harbor-pw-0b7d3e-role-test"
 ECR_SECRET = "ecr-secret-f19a62-role-test"
-RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)")
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
 HARBOR = {
@@ -50,22 +54,10 @@ def run_role(
     with tempfile.TemporaryDirectory(prefix="humanitec-role-") as workdir:
         playbook = Path(workdir) / "play.yml"
         playbook.write_text(yaml.safe_dump([play]))
-        completed = subprocess.run(
-            [str(BIN_DIR / "ansible-playbook"), "-i", "localhost,", str(playbook), *args],
-            env={**ansible_env(emulator), **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=PLAYBOOK_TIMEOUT,
-            check=False,
+        return run_ansible(
+            ["ansible-playbook", "-i", "localhost,", str(playbook), *args],
+            {**ansible_env(emulator), **(env or {})},
         )
-    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr)
-
-
-def recap(run: PlaybookRun) -> dict:
-    match = RECAP.search(run.stdout)
-    assert match, run.output
-    ok, changed, failed = (int(group) for group in match.groups())
-    return {"ok": ok, "changed": changed, "failed": failed}
 
 
 def writes(emulator: Emulator) -> list[tuple[str, str]]:
