@@ -48,7 +48,7 @@ system: collection
 	$(BIN)/pytest tests/system -q -n 2 --dist loadfile
 
 # Unit tests of module_utils run inside `quality`, through ansible-test units.
-test: lint emulator-test system integration molecule quality
+test: lint emulator-test system integration molecule reliability quality
 
 # The role's molecule scenarios (extensions/molecule), each against its own API emulator.
 # molecule finds collection scenarios from the collection root, where galaxy.yml is.
@@ -183,3 +183,10 @@ reliability: collection
 .PHONY: docs-test
 docs-test: collection
 	$(BIN)/pytest tests/docs tests/awx -q
+
+# Benchmarks against the local API emulator (bench/run_bench.py, about 10 minutes on an idle
+# machine): per-task overhead, the collection against ansible.builtin.uri, scale, and the
+# emulator's own time. Prints the report and writes it to docs/performance.md.
+.PHONY: bench
+bench: collection
+	$(PY) bench/run_bench.py --output docs/performance.md

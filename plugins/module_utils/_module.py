@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.humanitec.platform.plugins.module_utils._client import (
     REQUESTS_IMPORT_ERROR,
@@ -29,6 +29,43 @@ STATUS_HINTS = {
     401: "check that api_token (HUMANITEC_TOKEN) is a valid Humanitec API token",
     403: "check that the token's user may do this in the organization",
 }
+
+
+def secret_values(argument_spec: dict, params: dict) -> set[str]:
+    """The values of no_log options and sub-options, as given, however malformed.
+
+    A parent that should be a dictionary but is not (such as "user:password", or a list) is
+    a secret as a whole, and so is each item of it.
+    """
+    secrets = set()
+    for name, spec in argument_spec.items():
+        value = params.get(name)
+        if value is None or value == "":
+            continue
+        if spec.get("no_log"):
+            secrets.add(str(value))
+        sub_spec = spec.get("options")
+        if sub_spec and any(option.get("no_log") for option in sub_spec.values()):
+            if isinstance(value, dict):
+                secrets.update(secret_values(sub_spec, value))
+            elif isinstance(value, (list, tuple)):
+                secrets.update(str(item) for item in value if item not in (None, ""))
+            else:
+                secrets.add(str(value))
+    return secrets
+
+
+class HumanitecModule(AnsibleModule):
+    """AnsibleModule that masks secrets in every failure, including argument errors.
+
+    ansible-core collects the no_log values while validating the arguments, and stops
+    collecting at the first malformed dictionary option: the error it then reports would
+    show the token and the password.
+    """
+
+    def fail_json(self, msg, **kwargs):
+        self.no_log_values.update(secret_values(self.argument_spec, self.params))
+        super().fail_json(msg, **kwargs)
 
 
 def connection_argument_spec() -> dict:

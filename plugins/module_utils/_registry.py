@@ -73,11 +73,16 @@ def secrets_problems(secrets: dict | None) -> list[str]:
     return problems
 
 
+def id_problems(registry_id: str | None) -> list[str]:
+    """Why a registry id is malformed; empty when it is fine or not given."""
+    if registry_id is None or ID_PATTERN.match(registry_id):
+        return []
+    return [f"id must match {ID_PATTERN.pattern}, got {registry_id!r}"]
+
+
 def params_problems(params: dict) -> list[str]:
     """Everything wrong with a humanitec_registry task's options that argument_spec misses."""
-    problems = []
-    if not ID_PATTERN.match(params["id"]):
-        problems.append(f"id must match {ID_PATTERN.pattern}, got {params['id']!r}")
+    problems = id_problems(params["id"])
     if params.get("registry") is not None and not params["registry"].strip():
         problems.append("registry must not be empty")
     problems.extend(secrets_problems(params.get("secrets")))

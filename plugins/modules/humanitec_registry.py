@@ -271,12 +271,11 @@ api_error:
   sample: Registry name "harbor.example.com" is already used by registry "harbor-old"
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.humanitec.platform.plugins.module_utils._client import (
     HumanitecApiError,
 )
 from ansible_collections.humanitec.platform.plugins.module_utils._module import (
+    HumanitecModule,
     connection_argument_spec,
     fail_api_error,
     fail_on_problems,
@@ -333,7 +332,7 @@ class CredsPlan:
 class RegistryTask:
     """Makes one registry record match a task. `action` names the step for error messages."""
 
-    def __init__(self, module: AnsibleModule, api) -> None:
+    def __init__(self, module: HumanitecModule, api) -> None:
         self.module = module
         self.api = api
         self.params = module.params
@@ -484,7 +483,7 @@ class RegistryTask:
 def run_module() -> None:
     argument_spec = connection_argument_spec()
     argument_spec.update(ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = HumanitecModule(argument_spec=argument_spec, supports_check_mode=True)
     fail_on_problems(module, params_problems(module.params))
 
     api = registries_api(module)

@@ -33,6 +33,7 @@ options:
       - Id of one registry to load.
       - When the registry does not exist, RV(registries) is empty; that is not a failure.
       - When not set, all registries of the organization are listed.
+      - Must match V(^[a-z0-9][a-z0-9-]+[a-z0-9]$), as registry ids do.
     type: str
   include_creds:
     description:
@@ -140,17 +141,18 @@ registries:
           type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.humanitec.platform.plugins.module_utils._client import (
     HumanitecApiError,
 )
 from ansible_collections.humanitec.platform.plugins.module_utils._module import (
+    HumanitecModule,
     connection_argument_spec,
     fail_api_error,
+    fail_on_problems,
     registries_api,
 )
 from ansible_collections.humanitec.platform.plugins.module_utils._registry import (
+    id_problems,
     normalise_timestamp,
     record_view,
 )
@@ -191,7 +193,8 @@ def run_module() -> None:
         id={"type": "str"},
         include_creds={"type": "bool", "default": False},
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = HumanitecModule(argument_spec=argument_spec, supports_check_mode=True)
+    fail_on_problems(module, id_problems(module.params["id"]))
 
     api = registries_api(module, pool_size=CREDS_WORKERS)
     what = f'registry "{module.params["id"]}"' if module.params["id"] else "registries"

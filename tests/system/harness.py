@@ -75,6 +75,9 @@ class Emulator:
         self.url = process.url
         self.token = process.token
         self.http = requests.Session()
+        # The tests talk to their own emulator only: no proxies, and no REQUESTS_CA_BUNDLE,
+        # which would otherwise override verify=False for an HTTPS emulator.
+        self.http.trust_env = False
         self.http.verify = False
 
     def hook(self, method: str, name: str, body=None):
