@@ -48,7 +48,7 @@ system: collection
 	$(BIN)/pytest tests/system -q -n 2 --dist loadfile
 
 # Unit tests of module_utils run inside `quality`, through ansible-test units.
-test: lint emulator-test system integration molecule reliability quality
+test: lint emulator-test system integration molecule reliability docs-test quality
 
 # The role's molecule scenarios (extensions/molecule), each against its own API emulator.
 # molecule finds collection scenarios from the collection root, where galaxy.yml is.

@@ -25,7 +25,7 @@ GALAXY = yaml.safe_load((REPO / "galaxy.yml").read_text(encoding="utf-8"))
 FQCN = f"{GALAXY['namespace']}.{GALAXY['name']}"
 
 # What a release may hold: the content, its docs and changelog, and the build's own metadata.
-SHIPPED_DIRECTORIES = ("plugins/", "meta/", "docs/", "roles/", "playbooks/")
+SHIPPED_DIRECTORIES = ("plugins/", "meta/", "docs/", "roles/", "playbooks/", "extensions/awx/")
 SHIPPED_FILES = {
     "README.md",
     "LICENSE",
@@ -34,6 +34,7 @@ SHIPPED_FILES = {
     "CHANGELOG.md",
     "CHANGELOG.rst",
     "changelogs/",
+    "extensions/",
     "changelogs/changelog.yaml",
     "changelogs/config.yaml",
 }

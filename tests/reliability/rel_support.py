@@ -194,7 +194,7 @@ _invocation = threading.local()
 
 
 class InProcessModule:
-    """Stands in for AnsibleModule so that a module's run_module() runs in a thread.
+    """Stands in for the modules' HumanitecModule so that run_module() runs in a thread.
 
     Arguments are validated by ansible-core's own validator; the result is not passed through
     no_log masking, so scanning it shows what the module itself puts into its result.

@@ -400,7 +400,7 @@ def verify(emulator: Emulator, cases: list[FaultCase], results: dict, runner: st
 def test_fault_matrix_in_process(emulator, monkeypatch):
     """All fault kinds x steps x variants, through run_module() in threads, side by side."""
     for module in (humanitec_registry, humanitec_registry_info):
-        monkeypatch.setattr(module, "AnsibleModule", InProcessModule)
+        monkeypatch.setattr(module, "HumanitecModule", InProcessModule)
     cases = matrix_cases()
     seed(emulator, cases)
 
@@ -418,7 +418,7 @@ def test_fault_matrix_in_process(emulator, monkeypatch):
 
 def test_retry_after_is_honoured(emulator, monkeypatch):
     """A 429 with Retry-After: 1 makes the client wait about a second before each retry."""
-    monkeypatch.setattr(humanitec_registry_info, "AnsibleModule", InProcessModule)
+    monkeypatch.setattr(humanitec_registry_info, "HumanitecModule", InProcessModule)
     case = FaultCase("429 (Retry-After: 1)", "info GET list", "recover")
     seed(emulator, [case])
     started = time.monotonic()

@@ -128,7 +128,7 @@ class Contract:
         raise AssertionError(f"{method} {path} is not an operation of the document")
 
     def response_schema(self, method: str, path: str, status: int) -> dict:
-        _, operation = self.operation(method, path)
+        _template, operation = self.operation(method, path)
         response = operation["responses"].get(str(status))
         assert response is not None, f"{method} {path} answered {status}, not documented"
         return response["content"]["application/json"]["schema"]
