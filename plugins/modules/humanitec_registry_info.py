@@ -39,7 +39,7 @@ options:
     description:
       - Whether to add each registry's credentials, read from the creds endpoint, as
         RV(registries[].creds).
-      - This costs one more request per registry; they are sent a few at a time over the same
+      - This costs one more request per registry; they are sent eight at a time over the same
         connections.
       - >-
         The result then holds passwords and tokens. Set C(no_log: true) on such a task and keep
@@ -157,8 +157,9 @@ from ansible_collections.humanitec.platform.plugins.module_utils._registry impor
     record_view,
 )
 
-# How many creds requests run at once; also the size of the connection pool.
-CREDS_WORKERS = 4
+# How many creds requests run at once; also the size of the connection pool. Eight keeps a
+# task within a few connections to the API while hiding most of the latency of N reads.
+CREDS_WORKERS = 8
 
 
 def creds_view(api_creds: dict | None) -> dict:
