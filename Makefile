@@ -23,7 +23,7 @@ help:
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON_BASE) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
@@ -33,7 +33,8 @@ collection: venv
 	ln -sfn $(CURDIR) $(COLLECTION_LINK)
 
 demo: collection
-	tools/with-emulator $(BIN)/ansible-playbook demo/demo.yml
+	ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+		tools/with-emulator $(BIN)/ansible-playbook demo/demo.yml
 
 lint: venv
 	$(BIN)/ruff check .
