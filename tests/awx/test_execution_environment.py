@@ -87,17 +87,6 @@ def test_no_system_packages(ee_metadata):
 # --- The artifact and an execution environment built from it -------------------------------
 
 
-@pytest.fixture(scope="module")
-def tarball(tmp_path_factory) -> Path:
-    given = os.environ.get("HUMANITEC_COLLECTION_TARBALL")
-    if given:
-        return Path(given)
-    output = tmp_path_factory.mktemp("dist")
-    run([str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(output)], REPO)
-    (built,) = output.glob("*.tar.gz")
-    return built
-
-
 def test_the_tarball_carries_the_metadata(tarball):
     with tarfile.open(tarball) as archive:
         for name in (EE_METADATA, "meta/ee-requirements.txt"):

@@ -58,17 +58,6 @@ def galaxy(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def tarball(tmp_path_factory) -> Path:
-    given = os.environ.get("HUMANITEC_COLLECTION_TARBALL")
-    if given:
-        return Path(given)
-    output = tmp_path_factory.mktemp("dist")
-    built = galaxy("collection", "build", "--output-path", str(output), str(REPO))
-    assert built.returncode == 0, built.stderr
-    return output / f"{GALAXY['namespace']}-{GALAXY['name']}-{GALAXY['version']}.tar.gz"
-
-
-@pytest.fixture(scope="module")
 def names(tarball) -> list[str]:
     with tarfile.open(tarball) as archive:
         return [member.name + ("/" if member.isdir() else "") for member in archive.getmembers()]
