@@ -14,7 +14,8 @@ SYSTEM_TESTS = Path(__file__).resolve().parents[1] / "system"
 if str(SYSTEM_TESTS) not in sys.path:
     sys.path.insert(0, str(SYSTEM_TESTS))
 
-from harness import COLLECTIONS_PATH, ORG_ID, OTHER_ORG_ID, Emulator, EmulatorProcess  # noqa: E402
+import harness  # noqa: E402
+from harness import COLLECTIONS_PATH, ORG_ID, OTHER_ORG_ID, Emulator  # noqa: E402
 from rel_support import OUTCOMES_FILE, builtin_record  # noqa: E402
 
 # Tests that run module code in-process import it as ansible_collections.humanitec.platform.
@@ -30,11 +31,8 @@ def pytest_sessionstart(session) -> None:
         OUTCOMES_FILE.write_text("")
 
 
-@pytest.fixture(scope="session")
-def emulator_process():
-    process = EmulatorProcess()
-    yield process
-    process.stop()
+# The per-worker emulator process, defined once in the harness.
+emulator_process = harness.emulator_process
 
 
 @pytest.fixture

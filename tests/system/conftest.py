@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import sys
 
+import harness
 import pytest
-from harness import COLLECTIONS_PATH, Emulator, EmulatorProcess
+from harness import COLLECTIONS_PATH, Emulator
 
 # Tests that call module_utils directly import them as ansible_collections.humanitec.platform.
 if str(COLLECTIONS_PATH) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS_PATH))
 
 
-@pytest.fixture(scope="session")
-def emulator_process():
-    process = EmulatorProcess()
-    yield process
-    process.stop()
+# The per-worker emulator process, defined once in the harness.
+emulator_process = harness.emulator_process
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
 
@@ -116,6 +117,14 @@ class Emulator:
         response = self.api("POST", f"/orgs/{org}/registries", record)
         assert response.status_code == 201, response.text
         return response.json()
+
+
+@pytest.fixture(scope="session")
+def emulator_process():
+    """One emulator process per test worker, stopped by its pid at the end."""
+    process = EmulatorProcess()
+    yield process
+    process.stop()
 
 
 def ansible_env(emulator: Emulator | None = None, **extra: str) -> dict:
